@@ -30,7 +30,6 @@ __version__ = "0.1.0"
 _LAZY = {
     "setup_day": "helpers.day",
     "DAYS": "helpers.syllabus",
-    "day": "helpers.syllabus",
 }
 
 _SUBMODULES = {

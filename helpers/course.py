@@ -9,6 +9,7 @@
     course present [--out DIR]      write the presenter edition: solution
                                     cells collapsed, ready to reveal live
     course list                     the days that exist, with their paths
+    course syllabus                 rewrite the README's syllabus table
 
 ``python -m helpers.course ...`` does the same when the ``course`` script is
 not on the PATH. Introduced on day 1 (README).
@@ -36,6 +37,14 @@ class CourseError(Exception):
 
 # --------------------------------------------------------------------------
 # finding notebooks
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the course folder when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def all_notebooks() -> list[Path]:
@@ -213,15 +222,46 @@ def execute(path: Path, timeout: int = CELL_TIMEOUT) -> float:
     try:
         client.execute()
     except CellExecutionError as exc:
-        summary = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
-        raise CourseError(f"{path.relative_to(ROOT)} stopped with an error "
-                          f"({summary}); nothing was stored.") from None
+        raise CourseError(f"{shown(path)} stopped with {exc.ename}: {exc.evalue}; "
+                          "nothing was stored.") from None
     seconds = time.perf_counter() - start
     nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python",
                                  "name": "python3"}
     _tag_solutions(nb)
     nbformat.write(nb, path)
     return seconds
+
+
+# --------------------------------------------------------------------------
+# the README's syllabus table
+
+TABLE_BEGIN = "<!-- syllabus:begin (course syllabus rewrites this table) -->"
+TABLE_END = "<!-- syllabus:end -->"
+
+
+def syllabus_table() -> str:
+    """The README's syllabus: every day, linked when its notebook exists."""
+    from helpers.syllabus import WEEKS
+
+    lines = ["| week | day | topic |", "|---|---|---|"]
+    for number, day in DAYS.items():
+        topic = f"[{day.title}]({day.relpath})" if day.path.exists() else day.title
+        first = number == 1 or DAYS[number - 1].week != day.week
+        label = "8-9" if day.week == 8 else str(day.week)
+        week = f"{label} · {WEEKS[day.week][1]}" if first else ""
+        lines.append(f"| {week} | {number} | {topic} |")
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path = ROOT / "README.md") -> bool:
+    """Rewrite the syllabus table in the README; return True if it changed."""
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.index(TABLE_BEGIN), text.index(TABLE_END)
+    new = (text[:start] + TABLE_BEGIN + "\n" + syllabus_table() + "\n"
+           + text[end:])
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    return new != text
 
 
 # --------------------------------------------------------------------------
@@ -239,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(kind, help=f"write the {kind} edition")
         p.add_argument("--out", default=str(ROOT / default))
     sub.add_parser("list", help="list the days that exist")
+    sub.add_parser("syllabus", help="rewrite the syllabus table in README.md")
     args = parser.parse_args(argv)
 
     try:
@@ -247,11 +288,14 @@ def main(argv: list[str] | None = None) -> int:
             for path in resolve(args.notebooks):
                 seconds = execute(path, args.timeout)
                 total += seconds
-                print(f"{seconds:6.1f} s  {path.relative_to(ROOT)}", flush=True)
+                print(f"{seconds:6.1f} s  {shown(path)}", flush=True)
             print(f"{total:6.1f} s  in all")
         elif args.command in ("learner", "present"):
             written = write_edition(args.command, Path(args.out))
             print(f"wrote {len(written)} notebooks to {args.out}")
+        elif args.command == "syllabus":
+            changed = update_readme()
+            print("README.md syllabus " + ("updated" if changed else "unchanged"))
         elif args.command == "list":
             for number, day in DAYS.items():
                 mark = "" if day.path.exists() else "  (not written yet)"
