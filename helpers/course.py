@@ -272,7 +272,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="course", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("execute", help="run notebooks and store their outputs")
-    ex.add_argument("notebooks", nargs="*", help="paths or day numbers (all by default)")
+    ex.add_argument("notebooks", nargs="*",
+                    help="paths or day numbers (all by default)")
     ex.add_argument("--timeout", type=int, default=CELL_TIMEOUT,
                     help="seconds allowed per cell")
     for kind, default in (("learner", "learner"), ("present", "presenter")):

@@ -115,7 +115,8 @@ def test_learner_edition_contains_no_solution_code(path):
 def test_execute_runs_a_notebook_and_stores_outputs(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("print(6 * 7)"),
-                nbformat.v4.new_code_cell("import os\nprint(os.path.basename(os.getcwd()))")]
+                nbformat.v4.new_code_cell(
+                    "import os\nprint(os.path.basename(os.getcwd()))")]
     path = tmp_path / "day99_demo.ipynb"
     nbformat.write(nb, path)
     seconds = execute(path)

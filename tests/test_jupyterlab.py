@@ -34,7 +34,8 @@ def server(tmp_path_factory):
     proc = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
          f"--port={port}", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={ROOT}", "--ServerApp.open_browser=False", "--allow-root"],
+         f"--ServerApp.root_dir={ROOT}", "--ServerApp.open_browser=False",
+         "--allow-root"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60

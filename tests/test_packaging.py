@@ -1,8 +1,9 @@
 """The two ways of installing the course ask for the same packages."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -12,7 +13,8 @@ CONDA_TO_PYPI = {"pytorch": "torch"}
 
 def _name_and_bound(requirement: str):
     match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(>=\s*[\w.]+)?", requirement)
-    return match.group(1).lower().replace("_", "-"), (match.group(2) or "").replace(" ", "")
+    name = match.group(1).lower().replace("_", "-")
+    return name, (match.group(2) or "").replace(" ", "")
 
 
 def _pyproject():

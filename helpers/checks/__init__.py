@@ -48,6 +48,8 @@ def all_checks() -> dict:
     found = {}
     for module in _check_modules():
         for attr in dir(module):
-            if attr.startswith("check_") and callable(getattr(module, attr)):
-                found[attr] = getattr(module, attr)
+            value = getattr(module, attr)
+            if (attr.startswith("check_") and callable(value)
+                    and getattr(value, "__module__", None) == module.__name__):
+                found[attr] = value
     return found
