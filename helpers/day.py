@@ -46,6 +46,18 @@ def pick_device(prefer_gpu: bool = False) -> str:
     return "cpu"
 
 
+def _inline_figures() -> None:
+    """Inside a Jupyter kernel, draw figures inline even when MPLBACKEND says
+    otherwise, so that every plot is stored in the notebook."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # plain Python: nothing to do
+        return
+    shell = get_ipython()
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        shell.run_line_magic("matplotlib", "inline")
+
+
 def setup_day(number: int, seed: int = 0, prefer_gpu: bool = False) -> str:
     """Prepare a day's notebook and return the device to use (day 1).
 
@@ -59,6 +71,7 @@ def setup_day(number: int, seed: int = 0, prefer_gpu: bool = False) -> str:
     from helpers.plotting import use_course_style
 
     info = _day(number)
+    _inline_figures()
     for pattern in _QUIET_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
