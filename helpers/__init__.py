@@ -11,7 +11,9 @@ Organised by concept, not by day:
   :mod:`helpers.autograd`, :mod:`helpers.corpus`, :mod:`helpers.embeddings`,
   :mod:`helpers.positions`, :mod:`helpers.inputs` -- reference code, week 1
 * :mod:`helpers.rnn`, :mod:`helpers.seq2seq`, :mod:`helpers.attention`,
-  :mod:`helpers.transformer` -- reference code, weeks 2 and 3
+  :mod:`helpers.transformer`, :mod:`helpers.classifiers`,
+  :mod:`helpers.toy_tasks`, :mod:`helpers.model_stats` -- reference code,
+  weeks 2 and 3
 * :mod:`helpers.checks`     -- self-checks for the exercises
 * :mod:`helpers.quiz`       -- auto-graded quizzes
 * :mod:`helpers.course`     -- the ``course`` command (execute notebooks,
@@ -37,7 +39,8 @@ _SUBMODULES = {
     "inputs", "linalg", "mlp", "plotting", "positions", "probabilities", "quiz",
     "sources", "syllabus", "widgets",
     # weeks 2-3
-    "attention", "rnn", "seq2seq", "transformer",
+    "attention", "classifiers", "deep_stacks", "model_stats", "position_experiments",
+    "rnn", "seq2seq", "toy_tasks", "transformer",
 }
 
 __all__ = sorted(set(_LAZY) | _SUBMODULES)
