@@ -5,7 +5,9 @@
                                     none is named)
     course learner [--out DIR]      write the learner edition: solutions
                                     replaced by a NotImplementedError with a
-                                    hint, outputs of those cells cleared
+                                    hint, outputs of those cells cleared;
+                                    notebooks already there are kept unless
+                                    --force is given
     course present [--out DIR]      write the presenter edition: solution
                                     cells collapsed, ready to reveal live
     course list                     the days that exist, with their paths
@@ -181,18 +183,27 @@ def _tag_solutions(nb) -> None:
             cell.metadata.pop("tags", None)
 
 
-def write_edition(kind: str, out: Path) -> list[Path]:
+def write_edition(kind: str, out: Path, force: bool = False
+                  ) -> tuple[list[Path], list[Path]]:
+    """Write the ``kind`` edition of every notebook under ``out``.
+
+    Notebooks that already exist there are kept (they may hold a learner's
+    work) unless ``force`` is set. Returns ``(written, kept)``.
+    """
     import nbformat
 
     make = {"learner": learner_notebook, "present": presenter_notebook}[kind]
-    written = []
+    written, kept = [], []
     for path in all_notebooks():
-        nb = nbformat.read(path, as_version=4)
         target = out / path.relative_to(ROOT)
+        if target.exists() and not force:
+            kept.append(target)
+            continue
+        nb = nbformat.read(path, as_version=4)
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(make(nb), target)
         written.append(target)
-    return written
+    return written, kept
 
 
 # --------------------------------------------------------------------------
@@ -279,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     for kind, default in (("learner", "learner"), ("present", "presenter")):
         p = sub.add_parser(kind, help=f"write the {kind} edition")
         p.add_argument("--out", default=str(ROOT / default))
+        p.add_argument("--force", action="store_true",
+                       help="overwrite notebooks that already exist there")
     sub.add_parser("list", help="list the days that exist")
     sub.add_parser("syllabus", help="rewrite the syllabus table in README.md")
     args = parser.parse_args(argv)
@@ -292,8 +305,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{seconds:6.1f} s  {shown(path)}", flush=True)
             print(f"{total:6.1f} s  in all")
         elif args.command in ("learner", "present"):
-            written = write_edition(args.command, Path(args.out))
+            written, kept = write_edition(args.command, Path(args.out), args.force)
             print(f"wrote {len(written)} notebooks to {args.out}")
+            if kept:
+                print(f"kept {len(kept)} notebooks that were already there, with "
+                      "any work in them; add --force to replace them")
         elif args.command == "syllabus":
             changed = update_readme()
             print("README.md syllabus " + ("updated" if changed else "unchanged"))

@@ -76,8 +76,24 @@ def test_none_wrong_shape_type_and_nan(capsys):
     assert run(lambda z: z, capsys).mistake == "values"
 
 
-def test_numpy_output_is_accepted(capsys):
-    assert run(lambda z: reference(z).numpy(), capsys).passed
+def test_numpy_output_is_a_type_problem(capsys):
+    verdict = run(lambda z: reference(z).numpy(), capsys)
+    assert verdict.mistake == "type" and "NumPy" in verdict.message
+
+
+def test_float64_output_for_float32_answer_is_a_dtype_problem(capsys):
+    verdict = run(lambda z: reference(z).double(), capsys)
+    assert verdict.mistake == "dtype" and "float64" in verdict.message
+
+
+def test_values_message_points_at_the_largest_difference(capsys):
+    def second_row_wrong(z):
+        out = reference(z)
+        out[-1] = out[-1] * 0.5
+        return out
+
+    verdict = run(second_row_wrong, capsys)
+    assert verdict.mistake == "values" and "at index [1," in verdict.message
 
 
 def test_integer_output_for_float_answer_is_a_dtype_problem(capsys):
@@ -89,14 +105,15 @@ def test_not_callable(capsys):
     assert verdict.mistake == "not_callable"
 
 
-def test_input_is_not_modified_in_place_for_later_cases(capsys):
+def test_changing_an_input_in_place_is_named(capsys):
     def destructive(z):
         out = torch.softmax(z, dim=-1)
         z.zero_()
         return out
 
-    assert run(destructive, capsys).passed
-    assert CASES[0].args[0][0, 2] == 3.0
+    verdict = run(destructive, capsys)
+    assert verdict.mistake == "modifies_input" and "in place" in verdict.message
+    assert CASES[0].args[0][0, 2] == 3.0  # the check's own data is untouched
 
 
 def test_expected_errors(capsys):

@@ -10,6 +10,7 @@ from helpers.course import (
     CHECK_CALL,
     CourseError,
     all_notebooks,
+    write_edition,
     execute,
     has_solution,
     learner_notebook,
@@ -138,3 +139,15 @@ def test_execute_reports_a_failing_notebook_in_one_sentence(tmp_path):
     with pytest.raises(CourseError, match="ZeroDivisionError"):
         execute(path)
     assert path.read_text() == before, "a failed run must not overwrite outputs"
+
+
+def test_learner_edition_keeps_existing_work_unless_forced(tmp_path):
+    written, kept = write_edition("learner", tmp_path)
+    assert written and not kept
+    work = written[0]
+    work.write_text(work.read_text().replace("NotImplementedError", "MyWork", 1))
+    written_again, kept = write_edition("learner", tmp_path)
+    assert written_again == [] and work in kept
+    assert "MyWork" in work.read_text()
+    forced, _ = write_edition("learner", tmp_path, force=True)
+    assert work in forced and "MyWork" not in work.read_text()

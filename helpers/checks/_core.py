@@ -141,11 +141,12 @@ def _clone(value: Any) -> Any:
 
 
 def call_learner(name: str, fn: Callable, args: tuple = (), kwargs=None,
-                 label: str = "") -> Any:
+                 label: str = "", clone: bool = True) -> Any:
     """Call ``fn(*args, **kwargs)``; turn any exception into a verdict.
 
-    Returns the learner's output, or raises ``_Failure`` carrying a verdict
-    that says what went wrong in one sentence.
+    Arguments are copied first unless ``clone=False`` (then the caller passes
+    copies it can inspect afterwards). Returns the learner's output, or raises
+    ``_Failure`` carrying a verdict that says what went wrong in one sentence.
     """
     if not callable(fn):
         raise _Failure(Verdict(False, (
@@ -154,6 +155,8 @@ def call_learner(name: str, fn: Callable, args: tuple = (), kwargs=None,
         ), "not_callable"))
     kwargs = kwargs or {}
     try:
+        if not clone:
+            return fn(*args, **kwargs)
         return fn(*[_clone(a) for a in args],
                   **{k: _clone(v) for k, v in kwargs.items()})
     except NotImplementedError:
@@ -205,12 +208,16 @@ class Difference:
 
 
 def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4,
-            what: str = "the output") -> Difference | None:
+            what: str = "the output", check_dtype: bool = True
+            ) -> Difference | None:
     """Return ``None`` when ``got`` matches ``expected``, else a :class:`Difference`.
 
     Handles tensors, arrays, numbers, and tuples, lists or dicts of them.
-    NaN matches NaN, so that a mistake's NaN output can be recognised.
+    NaN matches NaN, so that a mistake's NaN output can be recognised. A
+    tensor with the right values in another float dtype (float64 for float32)
+    is a ``dtype`` difference unless ``check_dtype=False``.
     """
+    import numpy as np
     import torch
 
     if isinstance(expected, dict):
@@ -221,7 +228,8 @@ def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4,
         if missing:
             return Difference("keys", f"{what} has no entry {missing[0]!r}")
         for k in expected:
-            d = compare(got[k], expected[k], atol, rtol, f"{what}[{k!r}]")
+            d = compare(got[k], expected[k], atol, rtol, f"{what}[{k!r}]",
+                        check_dtype)
             if d:
                 return d
         return None
@@ -234,7 +242,9 @@ def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4,
             return Difference("length", f"{what} has {len(got)} items instead "
                                         f"of {len(expected)}")
         for i, (g, e) in enumerate(zip(got, expected)):
-            d = compare(g, e, atol, rtol, f"item {i} of {what}")
+            part = (f"returned value number {i + 1}" if what == "the output"
+                    else f"item {i} of {what}")
+            d = compare(g, e, atol, rtol, part, check_dtype)
             if d:
                 return d
         return None
@@ -256,17 +266,34 @@ def compare(got: Any, expected: Any, atol: float = 1e-5, rtol: float = 1e-4,
     if e.is_floating_point() and not (g.is_floating_point() or g.is_complex()):
         return Difference("dtype", f"{what} has integer dtype {g.dtype} but "
                                    "should hold floats")
+    if isinstance(expected, torch.Tensor) and isinstance(got, np.ndarray):
+        return Difference("type", f"{what} is a NumPy array; return a torch "
+                                  "tensor (torch.from_numpy converts one)")
     g64, e64 = g.to(torch.float64), e.to(torch.float64)
     if torch.allclose(g64, e64, atol=atol, rtol=rtol, equal_nan=True):
+        if (check_dtype and isinstance(got, torch.Tensor)
+                and isinstance(expected, torch.Tensor)
+                and got.is_floating_point() and expected.is_floating_point()
+                and got.dtype != expected.dtype):
+            return Difference("dtype", f"{what} has the right values but dtype "
+                                       f"{got.dtype} instead of {expected.dtype}; "
+                                       "avoid .double() or .float() conversions "
+                                       "inside your function")
         return None
     if (~torch.isfinite(g64)).any() and torch.isfinite(e64).all():
         return Difference("nan", f"{what} contains NaN or infinity where the "
                                  "right answer is finite")
-    gap = (g64 - e64).abs()
-    gap = gap[torch.isfinite(gap)]
-    worst = f" (largest difference {gap.max().item():.3g})" if gap.numel() else ""
-    return Difference("values", f"{what} is {fmt_values(g)} but should be "
-                                f"{fmt_values(e)}{worst}")
+    gap = (g64 - e64).abs().nan_to_num(nan=float("inf"))
+    if e64.dim() == 0:
+        return Difference("values", f"{what} is {fmt_values(g64)} but should be "
+                                    f"{fmt_values(e64)}")
+    flat = int(gap.reshape(-1).argmax())
+    index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), e64.shape))
+    where = "[" + ", ".join(str(i) for i in index) + "]"
+    return Difference("values", f"{what} differs most at index {where}, "
+                                f"{fmt_values(g64[index])} instead of "
+                                f"{fmt_values(e64[index])} (first values: yours "
+                                f"{fmt_values(g64)}, expected {fmt_values(e64)})")
 
 
 def _is_number(x: Any) -> bool:
@@ -324,8 +351,8 @@ def diagnose(name: str, case: Case, got: Any, expected: Any,
                  f"{case.label}).", mistake.name)
     hints = {
         "nan": "; look for exp() of a large number or a division by zero",
-        "shape": "; check which axis you reduce over and whether you need a "
-                 "transpose",
+        "shape": "; print the shape after each line of your function to see "
+                 "where it first goes wrong",
     }
     fail(f"{name} is wrong on {case.label}: {difference.text}"
          f"{hints.get(difference.kind, '')}.", difference.kind)
@@ -345,11 +372,14 @@ class _no_grad:
 def check_function(name: str, fn: Callable, cases: Sequence[Case],
                    reference: Callable, mistakes: Sequence[Mistake] = (),
                    atol: float = 1e-5, rtol: float = 1e-4,
-                   success: str | None = None) -> Verdict:
+                   success: str | None = None,
+                   input_changed: Mistake | None = None) -> Verdict:
     """Check ``fn`` against ``reference`` on every case (day 1).
 
     Prints one verdict and returns it. ``success`` replaces the default
-    sentence printed when every case passes.
+    sentence printed when every case passes. A function that changes a tensor
+    it was given fails with ``modifies_input``, or with ``input_changed``
+    when the topic has a more specific name for that mistake.
     """
 
     def body() -> str:
@@ -357,7 +387,9 @@ def check_function(name: str, fn: Callable, cases: Sequence[Case],
             if case.raises is not None:
                 _expect_error(name, fn, case)
                 continue
-            got = call_learner(name, fn, case.args, case.kwargs, case.label)
+            args = [_clone(a) for a in case.args]
+            kwargs = {k: _clone(v) for k, v in case.kwargs.items()}
+            got = call_learner(name, fn, args, kwargs, case.label, clone=False)
             with _no_grad():
                 expected = reference(*[_clone(a) for a in case.args],
                                      **{k: _clone(v) for k, v in case.kwargs.items()})
@@ -368,6 +400,7 @@ def check_function(name: str, fn: Callable, cases: Sequence[Case],
             if difference is not None:
                 diagnose(name, case, got, expected, mistakes, difference,
                          atol, rtol)
+            fail_if_inputs_changed(name, case, args, kwargs, input_changed)
         if success:
             return success
         labels = [c.label for c in cases]
@@ -376,6 +409,28 @@ def check_function(name: str, fn: Callable, cases: Sequence[Case],
                 f"{listed}{labels[-1]}.")
 
     return run_check(name, body)
+
+
+def fail_if_inputs_changed(name: str, case: Case, args, kwargs,
+                           mistake: Mistake | None = None) -> None:
+    """Fail when the learner's function changed a tensor it was given."""
+    import torch
+
+    pairs = list(zip(case.args, args)) + [(case.kwargs[k], kwargs[k])
+                                          for k in case.kwargs]
+    for position, (original, used) in enumerate(pairs):
+        if (isinstance(original, torch.Tensor) and isinstance(used, torch.Tensor)
+                and original.shape == used.shape
+                and not torch.equal(original.detach(), used.detach())
+                and not (original.isnan().any() and original.dtype.is_floating_point)):
+            if mistake is not None:
+                fail(f"{name}: {mistake.message.rstrip('.')} (seen on "
+                     f"{case.label}).", mistake.name)
+            fail(f"{name} returns the right result on {case.label} but changes "
+                 f"its input number {position + 1} in place (an in-place "
+                 "operation such as x /= ..., x.mul_() or x[...] = ...); "
+                 "compute on a new tensor so the caller's data stays intact.",
+                 "modifies_input")
 
 
 def _expect_error(name: str, fn: Callable, case: Case) -> None:

@@ -105,6 +105,8 @@ def _attention_variant(q, k, v, mask=None, *, scale="sqrt_d_k", softmax_dim=-1,
         weights = torch.softmax(scores, dim=softmax_dim)
     elif mask_mode == "after_softmax":
         weights = torch.softmax(scores, dim=softmax_dim) * mask
+    elif mask_mode == "zero_fill":
+        weights = torch.softmax(scores.masked_fill(~mask, 0.0), dim=softmax_dim)
     elif empty == "nan" or softmax_dim != -1:
         weights = torch.softmax(scores.masked_fill(~mask, float("-inf")),
                                 dim=softmax_dim)
@@ -312,6 +314,10 @@ def _attention_mistakes():
         Mistake("padding_attended", "masked keys (padding or future positions) "
                 "still receive attention: fill the scores where the mask is False "
                 "with -inf before the softmax", impl=variant(mask_mode="ignored")),
+        Mistake("masked_with_zero", "you set hidden scores to 0, but a score of 0 "
+                "still gets weight exp(0) in the softmax: fill them with a very "
+                "negative number such as torch.finfo(scores.dtype).min instead",
+                impl=variant(mask_mode="zero_fill")),
         Mistake("mask_after_softmax", "you zero the masked weights after the "
                 "softmax, so the rows no longer sum to 1: mask the scores before "
                 "the softmax instead", impl=variant(mask_mode="after_softmax")),
@@ -346,7 +352,8 @@ def check_attention(fn: Callable) -> Verdict:
     hidden (its weights and output must be zero, with finite gradients).
     Named mistakes: ``no_scaling``, ``scaled_by_d_k``,
     ``softmax_query_axis``, ``returned_scores``, ``weights_times_keys``,
-    ``inverted_mask``, ``padding_attended``, ``mask_after_softmax``,
+    ``inverted_mask``, ``padding_attended``, ``masked_with_zero``,
+    ``mask_after_softmax``,
     ``overflow``, ``fully_masked_nan``, ``fully_masked_uniform``,
     ``fully_masked_nan_grad``, plus ``missing_weights`` and ``no_gradient``.
     Introduced on day 12.
@@ -381,6 +388,11 @@ def _check_empty_row_gradients(name: str, fn: Callable, case: Case) -> None:
              "no_gradient")
     weight = _randn(*out.shape, seed=99)
     grads = torch.autograd.grad((out * weight).sum(), (q, k, v), allow_unused=True)
+    missing = [n for n, g in zip("qkv", grads) if g is None]
+    if missing:
+        fail(f"no gradient reaches {' and '.join(missing)} through {name} on "
+             f"{case.label}, so those projections could never learn; remove the "
+             ".detach() (or .data) from the path that uses them.", "no_gradient")
     if any(g is not None and not torch.isfinite(g).all() for g in grads):
         fail(f"{name} gives the right values on {case.label}, but its gradients "
              "are NaN: a softmax over a row of -inf is NaN, and zeroing it "
@@ -436,10 +448,16 @@ def check_causal_mask(fn: Callable) -> Verdict:
     """
     name = "causal_mask"
     cases = [Case((4,), "T=4"), Case((1,), "a single position (T=1)"),
-             Case((7,), "T=7")]
+             Case((7,), "T=7"), Case((12,), "a longer sequence (T=12)")]
+
+    def inspect(case, got):
+        if not isinstance(got, torch.Tensor):
+            fail(f"{name} returned a {type(got).__name__} on {case.label}; return "
+                 "a boolean torch tensor, e.g. torch.ones(T, T, dtype=torch.bool)"
+                 ".tril().", "not_tensor")
 
     def body() -> str:
-        _run_cases(name, fn, cases, causal_mask, _causal_mistakes())
+        _run_cases(name, fn, cases, causal_mask, _causal_mistakes(), inspect)
         got = call_learner(name, fn, (5,), label="T=5")
         if isinstance(got, torch.Tensor) and got.dtype != torch.bool:
             fail(f"{name} has the right pattern but dtype {got.dtype}; course "

@@ -391,6 +391,10 @@ def check_numerical_gradient(numerical_gradient: Callable) -> Verdict:
         Case((_as_float, tensor([[2.0, -1.0], [0.5, 3.0]]), 1e-5),
              "an f that returns a plain Python float"),
     ]
+    not_restored = Mistake(
+        "x_not_restored", "x is not put back after each nudge, so later entries "
+        "are measured at a shifted point and the caller's x ends up changed; "
+        "restore x[i] = old before moving on", impl=_not_restored)
     mistakes = [
         Mistake("forward_difference", "this is a forward difference, "
                 "(f(x + eps) - f(x)) / eps, whose error shrinks only like eps; "
@@ -399,14 +403,12 @@ def check_numerical_gradient(numerical_gradient: Callable) -> Verdict:
         Mistake("divided_by_eps", "your estimate is twice too large: the two "
                 "points x + eps and x - eps are 2 eps apart, so divide by "
                 "2 * eps", impl=_over_eps),
-        Mistake("x_not_restored", "x is not put back after each nudge, so "
-                "later entries are measured at a shifted point; restore "
-                "x[i] = old before moving on", impl=_not_restored),
+        not_restored,
     ]
     return check_function(
         "numerical_gradient", numerical_gradient, cases,
         reference=autograd.numerical_gradient, mistakes=mistakes,
-        atol=1e-7, rtol=1e-6,
+        atol=1e-7, rtol=1e-6, input_changed=not_restored,
         success=(f"numerical_gradient is correct on all {len(cases)} cases: "
                  "central differences over 2 eps, every entry restored, any "
                  "shape of x."))

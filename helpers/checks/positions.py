@@ -58,7 +58,7 @@ def _run_cases(name: str, fn: Callable, cases: Sequence[Case],
             if got is None:
                 fail(f"{name} returned None on {case.label}; did you forget "
                      "the `return` statement?", "returned_none")
-            difference = compare(got, expected, atol, rtol)
+            difference = compare(got, expected, atol, rtol, check_dtype=False)
             if difference is not None:
                 diagnose(name, case, got, expected, mistakes, difference,
                          atol, rtol)
