@@ -10,13 +10,13 @@ from helpers.course import (
     CHECK_CALL,
     CourseError,
     all_notebooks,
-    write_edition,
     execute,
     has_solution,
     learner_notebook,
     presenter_notebook,
     split_solution,
     strip_solutions,
+    write_edition,
 )
 
 CELL = '''def softmax(z, dim=-1):
