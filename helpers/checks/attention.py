@@ -143,8 +143,10 @@ def _mha_variant(attn, query, key, value, mask=None, *, scale="d_head",
     q = cut(attn.q_proj(query))                          # (B, h, T_q, d_head)
     k = cut(attn.k_proj(key))                            # (B, h, T_k, d_head)
     v = cut(attn.v_proj(value))                          # (B, h, T_k, d_head)
+    real_d_head = d_model // attn.n_heads
     divisor = {"d_head": math.sqrt(d_head), "d_model": math.sqrt(d_model),
-               "none": 1.0}[scale]
+               "none": 1.0, "d_head_no_sqrt": float(d_head),
+               "real_d_head": math.sqrt(real_d_head)}[scale]
     if mask is not None and mask.dim() == 3:
         mask = mask[:, None]                             # (B, 1, T_q, T_k)
     out, _ = _attention_variant(q, k, v, mask, scale=divisor, **attention_options)
@@ -622,10 +624,17 @@ def _mha_mistakes(ref: MultiHeadAttention):
                 "divide by sqrt(d_head)", impl=variant(scale="d_model")),
         Mistake("no_scaling", "your scores are not divided by sqrt(d_head)",
                 impl=variant(scale="none")),
+        Mistake("scaled_by_d_head", "your scores are divided by d_head instead "
+                "of sqrt(d_head): use math.sqrt(d_model // n_heads)",
+                impl=variant(scale="d_head_no_sqrt")),
         Mistake("heads_not_split", "your module runs one attention over all "
                 "d_model features; split q, k and v into n_heads heads of size "
                 "d_head before computing the scores",
                 impl=variant(heads=False, scale="d_model")),
+        Mistake("heads_not_split", "your module runs one attention over all "
+                "d_model features; split q, k and v into n_heads heads of size "
+                "d_head before computing the scores",
+                impl=variant(heads=False, scale="real_d_head")),
         Mistake("split_without_transpose", "you split the heads with a reshape "
                 "straight to (B, n_heads, T, d_head), which mixes positions; "
                 "reshape to (B, T, n_heads, d_head), then transpose(1, 2)",
@@ -666,7 +675,7 @@ def check_multi_head_attention(cls) -> Verdict:
     to ``(B, n_heads, T_q, T_k)``. The output ``(B, T_q, d_model)`` (or the
     first item of a returned tuple) must match, scaled by
     ``1 / sqrt(d_head)``. Named mistakes: ``scaled_by_d_model``,
-    ``no_scaling``, ``heads_not_split``, ``split_without_transpose``,
+    ``no_scaling``, ``scaled_by_d_head``, ``heads_not_split``, ``split_without_transpose``,
     ``merged_without_transpose``, ``softmax_query_axis``,
     ``missing_output_projection``, ``ignores_key_value``, ``inverted_mask``,
     ``padding_attended``; ``missing_attribute`` and ``wrong_parameter_shape``
