@@ -675,8 +675,8 @@ def check_multi_head_attention(cls) -> Verdict:
     to ``(B, n_heads, T_q, T_k)``. The output ``(B, T_q, d_model)`` (or the
     first item of a returned tuple) must match, scaled by
     ``1 / sqrt(d_head)``. Named mistakes: ``scaled_by_d_model``,
-    ``no_scaling``, ``scaled_by_d_head``, ``heads_not_split``, ``split_without_transpose``,
-    ``merged_without_transpose``, ``softmax_query_axis``,
+    ``no_scaling``, ``scaled_by_d_head``, ``heads_not_split``,
+    ``split_without_transpose``, ``merged_without_transpose``, ``softmax_query_axis``,
     ``missing_output_projection``, ``ignores_key_value``, ``inverted_mask``,
     ``padding_attended``; ``missing_attribute`` and ``wrong_parameter_shape``
     when the weights cannot be copied. Introduced on day 13.
