@@ -180,6 +180,19 @@ def test_every_public_check_survives_stubs_and_garbage(capsys):
             assert not verdict.passed, name
             assert out.count("\n") == 1 and "Traceback" not in out, (name, out)
             assert verdict.mistake != "internal", (name, verdict.message)
+            if learner is stub:
+                assert verdict.mistake == "not_implemented", name
+
+
+def test_every_public_check_reports_a_learner_exception_in_one_line(capsys):
+    def boom(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    for name, check in all_checks().items():
+        verdict = check(boom)
+        out = capsys.readouterr().out
+        assert verdict.mistake == "exception", (name, verdict.message)
+        assert "RuntimeError: boom" in out and "Traceback" not in out, name
 
 
 @pytest.mark.parametrize("value", [float("inf"), float("nan")])
